@@ -1,0 +1,1 @@
+"""The batch driver of the suite: catalogue, configs, papermill runner, scorecard, CLI."""
