@@ -37,6 +37,8 @@ def gaussian_logpdf(x, mean, cov) -> np.ndarray:
     d = mean.shape[0]
     cov = np.asarray(cov, dtype=float).reshape(d, d)
     x = _as_points(x, d)
+    if not np.allclose(cov, cov.T):
+        raise ValueError("cov must be symmetric positive definite")
     try:
         chol = np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:

@@ -219,7 +219,8 @@ class Ledger:
         rows = [{"claim": c["id"], "artefact": c["artefact"], "kind": c["kind"],
                  "paper": format_value(c["paper"]), "ours": format_value(c["ours"]),
                  "verdict": c["verdict"]} for c in self.claims]
-        return pd.DataFrame(rows).set_index("claim")
+        columns = ["claim", "artefact", "kind", "paper", "ours", "verdict"]
+        return pd.DataFrame(rows, columns=columns).set_index("claim")
 
     # output -------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -10,6 +10,7 @@ import os
 import platform
 import random
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
@@ -17,15 +18,16 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError:  # torch-free notebooks still work
-        return None
-    return torch
+    """torch if the caller has imported it, else None.
+
+    Importing torch costs a second or two, so a notebook that does not use it does not
+    pay for it here. A notebook that uses torch imports it before :func:`setup`.
+    """
+    return sys.modules.get("torch")
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> np.random.Generator:
-    """Seed Python, NumPy and torch; return a fresh ``numpy.random.Generator``.
+    """Seed Python, NumPy and (if imported) torch; return a fresh ``numpy.random.Generator``.
 
     Parameters
     ----------
@@ -54,7 +56,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> np.random.Generato
 
 
 def select_device(device: str = "auto") -> str:
-    """Return ``"cuda"`` or ``"cpu"``; ``"auto"`` takes a GPU when torch sees one."""
+    """Return ``"cuda"`` or ``"cpu"``; ``"auto"`` takes a GPU when torch (if imported) sees one."""
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
     torch = _torch()
@@ -79,10 +81,14 @@ def setup(seed: int, device: str = "auto", profile: str = "quick") -> tuple[np.r
 def environment_info(device: str) -> dict:
     """Versions and device, as recorded in every ledger."""
     torch = _torch()
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = None
     info = {
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "torch": torch.__version__ if torch is not None else None,
+        "torch": torch_version,
         "platform": f"{sys.platform}-{platform.machine()}",
         "device": device,
     }

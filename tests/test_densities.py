@@ -66,6 +66,7 @@ def test_mixture_sample_moments():
 @pytest.mark.parametrize("call,match", [
     (lambda: gaussian_logpdf(np.zeros((3, 2)), [0, 0, 0], np.eye(3)), "shape \\(n, 3\\)"),
     (lambda: gaussian_logpdf(np.zeros((3, 2)), [0, 0], -np.eye(2)), "positive definite"),
+    (lambda: gaussian_logpdf(np.zeros((3, 2)), [0, 0], [[1, 0.5], [0, 1]]), "symmetric"),
     (lambda: mixture_logpdf(np.zeros(3), [0.5, 0.6], M, S), "summing to 1"),
 ])
 def test_bad_input(call, match):

@@ -84,6 +84,10 @@ def test_save_without_output_dir_writes_nothing(tmp_path):
     assert led.save(None) is None
 
 
+def test_summary_of_no_claims_is_an_empty_table():
+    assert make().summary().empty
+
+
 def test_summary_rounds_for_display():
     led = make()
     led.check("C1", artefact="T", statement="s", kind="value_within", check="x < 1",
