@@ -75,6 +75,7 @@ def test_save_writes_valid_ledger_tables_figures(tmp_path):
     assert (tmp_path / "tables" / "table2.md").read_text().startswith("| method")
     assert (tmp_path / "figures" / "fig3.png").read_bytes()[:4] == b"\x89PNG"
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
     plt.close(fig)
 
 
