@@ -185,9 +185,16 @@ def _fit(model: nn.Module, data: torch.Tensor, loss_fn, *, steps: int, batch_siz
     return losses.cpu().numpy()
 
 
-def _check_training(sigma, steps, batch_size, lr):
-    return (_positive_float("sigma", sigma), _positive_int("steps", steps),
-            _positive_int("batch_size", batch_size), _positive_float("lr", lr))
+def _prepare_training(data, sigma, steps, batch_size, lr, device, model, hidden, activation, seed,
+                      residual):
+    """Validated settings, data on the device, the network, and the seeded generator."""
+    sigma, steps = _positive_float("sigma", sigma), _positive_int("steps", steps)
+    batch_size, lr = _positive_int("batch_size", batch_size), _positive_float("lr", lr)
+    dev = _check_device(device)
+    x = _as_data(data, dev)
+    model = _build_model(model, x.shape[1], hidden, activation, seed, residual, sigma, dev)
+    gen = torch.Generator(device=dev).manual_seed(int(seed) + 1)
+    return sigma, steps, batch_size, lr, dev, x, model, gen
 
 
 def train_denoising_autoencoder(data, sigma: float, *, hidden: Sequence[int] = (64, 64),
@@ -238,11 +245,8 @@ def train_denoising_autoencoder(data, sigma: float, *, hidden: Sequence[int] = (
     losses : ndarray (steps,)
         The mini-batch loss (mean over points of the squared error summed over dims).
     """
-    sigma, steps, batch_size, lr = _check_training(sigma, steps, batch_size, lr)
-    dev = _check_device(device)
-    x = _as_data(data, dev)
-    model = _build_model(model, x.shape[1], hidden, activation, seed, residual, sigma, dev)
-    gen = torch.Generator(device=dev).manual_seed(int(seed) + 1)
+    sigma, steps, batch_size, lr, dev, x, model, gen = _prepare_training(
+        data, sigma, steps, batch_size, lr, device, model, hidden, activation, seed, residual)
 
     def loss_fn(xb):
         noise = torch.randn(xb.shape, generator=gen, device=dev)
@@ -300,11 +304,8 @@ def train_contractive_autoencoder(data, sigma: float, *, hidden: Sequence[int] =
     :func:`train_denoising_autoencoder` (``sigma`` sets the penalty weight ``sigma^2``;
     there is no corruption, hence no ``antithetic``).
     """
-    sigma, steps, batch_size, lr = _check_training(sigma, steps, batch_size, lr)
-    dev = _check_device(device)
-    x = _as_data(data, dev)
-    model = _build_model(model, x.shape[1], hidden, activation, seed, residual, sigma, dev)
-    gen = torch.Generator(device=dev).manual_seed(int(seed) + 1)
+    sigma, steps, batch_size, lr, dev, x, model, gen = _prepare_training(
+        data, sigma, steps, batch_size, lr, device, model, hidden, activation, seed, residual)
 
     def loss_fn(xb):
         xb = xb.detach().requires_grad_(True)
