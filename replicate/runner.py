@@ -1,7 +1,7 @@
 """Run one paper's notebook and install its ledger, tables and figures into ``results/``.
 
-Each notebook runs in a process session of its own (``replicate.execute``) under a
-wall-clock timeout; its ledger is written to a staging folder under ``build/``, validated,
+Each notebook runs in a forked process session of its own (``replicate.execute``) under
+a wall-clock timeout; its ledger is written to a staging folder under ``build/``, validated,
 stamped with the run's wall time and cache key, and only then moved into ``results/``. A
 failing or hanging notebook leaves nothing in ``results/`` and never raises here.
 """
@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -22,6 +19,7 @@ from pathlib import Path
 from shared.ledger import LedgerError, load_ledger
 
 from .catalogue import Paper, cache_key, results_dir_for
+from .execute import execute
 
 
 @dataclass
@@ -39,14 +37,6 @@ class RunResult:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
 
 
 def _running_cell(nb_path: Path) -> str:
@@ -99,33 +89,17 @@ def run_paper(paper: Paper, *, root: Path, profile: str = "quick", seed: int = 0
     run_id = f"{paper.slug}-{profile}-{uuid.uuid4().hex[:8]}"
     staging = build / "staging" / run_id
     out_nb = build / "notebooks" / profile / f"{paper.slug}.ipynb"
-    status_file = build / "staging" / f"{run_id}.status.json"
     staging.mkdir(parents=True, exist_ok=True)
     out_nb.parent.mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "seed": seed, "device": "auto",
               "output_dir": str(staging.resolve()), "overrides": overrides}
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "replicate.execute", str(paper.notebook), str(out_nb),
-         json.dumps(params), str(status_file)],
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _, stderr = proc.communicate(timeout=timeout_s)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        timed_out = True
-        stderr = b""
+    outcome = execute(paper.notebook, out_nb, params, timeout_s)
     wall = round(time.perf_counter() - start, 2)
     try:
-        if timed_out:
+        if outcome.get("timeout"):
             return RunResult(paper.slug, profile, "timeout", wall,
-                             f"stopped after {timeout_s:g} s{_running_cell(out_nb)}", str(out_nb))
-        try:
-            outcome = json.loads(status_file.read_text())
-        except (OSError, ValueError):
-            tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no status"]
-            outcome = {"ok": False, "error": f"the runner died: {tail[0]}"}
+                             f"{outcome['error']}{_running_cell(out_nb)}", str(out_nb))
         if not outcome["ok"]:
             return RunResult(paper.slug, profile, "failed", wall, outcome["error"], str(out_nb))
         if not (staging / "claims.json").exists():
@@ -145,4 +119,3 @@ def run_paper(paper: Paper, *, root: Path, profile: str = "quick", seed: int = 0
                          f"{n_ok}/{len(doc['claims'])} claims reproduced", str(out_nb))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        status_file.unlink(missing_ok=True)
