@@ -27,7 +27,8 @@ def _count(doc: dict | None) -> str:
     if doc is None:
         return "-"
     ok = sum(c["verdict"] == "reproduced" for c in doc["claims"])
-    return f"{ok}/{len(doc['claims'])}"
+    open_ = sum(c["verdict"] == "inconclusive" for c in doc["claims"])
+    return f"{ok}/{len(doc['claims'])}" + (f" ({open_} inconclusive)" if open_ else "")
 
 
 def _seconds(doc: dict | None) -> float | None:
@@ -70,7 +71,8 @@ def to_markdown(card: dict) -> str:
         "# Scorecard",
         "",
         "One row per paper. *Claims* counts the claims whose verdict is `reproduced`, out of all",
-        "claims the paper's card lists, from the profile named in *profile* (the full profile",
+        "claims the paper's card lists (inconclusive ones, e.g. a trend decided only at the full",
+        "profile, are named apart), from the profile named in *profile* (the full profile",
         "wherever it has been run; `results/<slug>/` holds it). *quick* gives the same count at",
         "the quick profile, the one CI runs. Runtimes are the driver's wall time per notebook on",
         "the machine that produced the ledger. Rebuild with `replicate scorecard`.",
