@@ -117,3 +117,4 @@ def test_submitit_local_launcher(fixture_root):
     assert run("fixture_pass", "--launcher", "submitit_local", "n=4") == 0
     assert ledger(root, "fixture_pass")["config"]["n"] == 4
     assert list((root / "build" / "hydra").glob("*/.submitit"))
+
