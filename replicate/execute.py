@@ -44,6 +44,10 @@ def _die_with_parent() -> None:
 def _child(nb_in: str, nb_out: str, parameters: dict, status_path: str) -> None:
     os.setsid()  # the kernel joins this session: one killpg stops both
     _die_with_parent()
+    # The kernel inherits these; what a notebook prints lands in the executed notebook.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
     try:
         pm.execute_notebook(nb_in, nb_out, parameters=parameters, progress_bar=False,
                             log_output=False, cwd=str(Path(nb_in).parent))

@@ -31,10 +31,6 @@ class RunResult:
     message: str = ""
     notebook: str = ""
 
-    @property
-    def failed(self) -> bool:
-        return self.status in ("failed", "timeout")
-
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from sklearn.metrics.cluster import contingency_matrix
 
-__all__ = ["contingency", "hungarian_match", "misclustering_error"]
+__all__ = ["hungarian_match", "misclustering_error"]
 
 
 def _as_labels(y, name: str) -> np.ndarray:
@@ -30,30 +31,12 @@ def _check_pair(true, pred) -> tuple[np.ndarray, np.ndarray]:
     return true, pred
 
 
-def contingency(true, pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Counts of points per (true label, predicted label) pair.
-
-    Parameters
-    ----------
-    true, pred : array-like (n,)
-        Two labelings of the same ``n`` points; labels may be any sortable values.
-
-    Returns
-    -------
-    table : int array (n_true_labels, n_pred_labels)
-        ``table[a, b]`` = number of points with true label ``true_labels[a]`` and
-        predicted label ``pred_labels[b]``.
-    true_labels : array (n_true_labels,)
-        The distinct true labels, sorted.
-    pred_labels : array (n_pred_labels,)
-        The distinct predicted labels, sorted.
-    """
+def _contingency(true, pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's contingency table (rows: sorted true labels, columns: sorted
+    predicted labels), with the labels themselves."""
     true, pred = _check_pair(true, pred)
-    true_labels, ti = np.unique(true, return_inverse=True)
-    pred_labels, pi = np.unique(pred, return_inverse=True)
-    table = np.zeros((true_labels.size, pred_labels.size), dtype=np.int64)
-    np.add.at(table, (ti, pi), 1)
-    return table, true_labels, pred_labels
+    table = contingency_matrix(true, pred)
+    return table, np.unique(true), np.unique(pred)
 
 
 def hungarian_match(true, pred) -> dict:
@@ -77,7 +60,7 @@ def hungarian_match(true, pred) -> dict:
     >>> hungarian_match([0, 0, 1, 1], ["b", "b", "a", "a"])
     {'a': 1, 'b': 0}
     """
-    table, true_labels, pred_labels = contingency(true, pred)
+    table, true_labels, pred_labels = _contingency(true, pred)
     rows, cols = linear_sum_assignment(table, maximize=True)
     pairs = sorted(zip(cols, rows))
     return {pred_labels[c].item(): true_labels[r].item() for c, r in pairs}
@@ -99,6 +82,6 @@ def misclustering_error(true, pred) -> float:
     -------
     float in [0, 1)
     """
-    table, _, _ = contingency(true, pred)
+    table, _, _ = _contingency(true, pred)
     rows, cols = linear_sum_assignment(table, maximize=True)
     return float(1.0 - table[rows, cols].sum() / table.sum())
