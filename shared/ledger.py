@@ -26,13 +26,18 @@ import numpy as np
 import pandas as pd
 
 from .repro import environment_info
+from .stats import fit_power_law, spearman
 
 VERDICTS = ("reproduced", "not_reproduced", "inconclusive")
 KINDS = ("ordering", "value_within", "trend", "qualitative")
 SCHEMA_VERSION = 1
 # Names a check expression may use besides the numbers it is given.
+# What a card's check expression may call: plain reductions, NumPy, and the statistics
+# that several cards name (shared.stats).
 _CHECK_BUILTINS = {"abs": abs, "min": min, "max": max, "all": all, "any": any, "len": len,
-                   "sum": sum, "round": round, "np": np, "True": True, "False": False}
+                   "sum": sum, "round": round, "zip": zip, "range": range, "list": list,
+                   "sorted": sorted, "mean": np.mean, "np": np, "True": True, "False": False,
+                   "spearman": spearman, "fit_power_law": fit_power_law}
 
 
 class LedgerError(ValueError):

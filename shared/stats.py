@@ -1,0 +1,48 @@
+"""Small statistics used by claim checks: rank correlation and power-law fits.
+
+Both are available inside a ledger check expression (``spearman(x, y) < -0.8``,
+``fit_power_law(ns, losses)['slope'] <= -0.3``), so a notebook passes raw sequences
+to the ledger and the card's check computes the statistic itself.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as _scipy_stats
+
+
+def _paired(x: Sequence[float], y: Sequence[float], name: str) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"{name}: x and y must have the same length, got {x.size} and {y.size}")
+    if x.size < 3:
+        raise ValueError(f"{name}: need at least 3 points, got {x.size}")
+    return x, y
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman rank correlation of two equal-length sequences (scipy.stats.spearmanr).
+
+    A constant sequence has no ranking: that raises ValueError, so a ledger check on it
+    is reported inconclusive rather than passing or failing by accident.
+    """
+    x, y = _paired(x, y, "spearman")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        raise ValueError("spearman: a constant sequence has no rank correlation")
+    return float(_scipy_stats.spearmanr(x, y).statistic)
+
+
+def fit_power_law(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
+    """Least-squares fit of ``log y = intercept + slope * log x``.
+
+    x, y: positive sequences of equal length (>= 3). Returns ``slope``, ``intercept``
+    (natural log), ``slope_se`` (standard error of the slope) and ``r2``.
+    """
+    x, y = _paired(x, y, "fit_power_law")
+    if np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError("fit_power_law: x and y must be positive (the fit is on log-log axes)")
+    fit = _scipy_stats.linregress(np.log(x), np.log(y))
+    return {"slope": float(fit.slope), "intercept": float(fit.intercept),
+            "slope_se": float(fit.stderr), "r2": float(fit.rvalue ** 2)}
