@@ -130,7 +130,9 @@ def evaluate_check(check: str, ours: Mapping[str, Any]) -> tuple[str, str]:
     if _has_nan(ours):
         return "inconclusive", "a number the check needs is NaN"
     try:
-        result = eval(check, {"__builtins__": {}, **_CHECK_BUILTINS}, dict(ours))  # noqa: S307
+        # our numbers go in the globals, not the locals: a generator or comprehension in a
+        # check (``all(sig[k] < 1 for k in keys)``) sees only globals from its own scope
+        result = eval(check, {"__builtins__": {}, **_CHECK_BUILTINS, **dict(ours)})  # noqa: S307
     except Exception as exc:  # noqa: BLE001 - any failure of the check is reported, not raised
         return "inconclusive", f"check could not be evaluated: {type(exc).__name__}: {exc}"
     if not isinstance(result, (bool, np.bool_)):

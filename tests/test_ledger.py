@@ -34,6 +34,10 @@ def make(profile="quick"):
     ("x > 0", {"x": float("nan")}, "inconclusive"),
     ("x + 1", {"x": 1}, "inconclusive"),
     ("__import__('os')", {}, "inconclusive"),
+    # generators and comprehensions see our numbers (cards write checks this way)
+    ("all(sig[k] < 1 for k in keys)", {"sig": {"a": 0.5, "b": 0.9}, "keys": ("a", "b")}, "reproduced"),
+    ("all(sig[k] < 1 for k in keys)", {"sig": {"a": 0.5, "b": 1.1}, "keys": ("a", "b")}, "not_reproduced"),
+    ("max([v[g] for g in ('p', 'q')]) < 0.02", {"v": {"p": 0.01, "q": 0.015}}, "reproduced"),
 ])
 def test_verdict_is_computed_by_the_check(check, ours, verdict):
     assert evaluate_check(check, ours)[0] == verdict
