@@ -158,7 +158,8 @@ def cmd_run(args, root: Path) -> int:
         plan["force"] = True
     if args.timeout is not None:
         plan["timeout_s"] = args.timeout
-    batch = uuid.uuid4().hex[:12]
+    # a letter first: Hydra would read an all-digit (or 1e5-like) hex name as a number
+    batch = "b" + uuid.uuid4().hex[:12]
     from . import app
 
     saved = sys.argv

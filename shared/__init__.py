@@ -7,7 +7,15 @@ Modules, each named for what it holds:
 - ``ledger``: the claims ledger, its JSON schema and the artefacts it writes;
 - ``plotting``: the suite's one plotting style;
 - ``densities``: closed-form log-densities and scores (Gaussian, Gaussian mixtures);
-- ``clustering``, ``metrics``, ``nn``, ``mcmc``: models and tools shared by notebooks.
+- ``stats``: statistics that claim checks call (rank correlation, power-law fits, coverage);
+- ``clustering``, ``metrics``, ``nn``, ``mcmc``: models and tools shared by notebooks;
+- ``hmm``: forward-backward and Viterbi over any emission log-likelihood matrix;
+- ``ssm``: linear-Gaussian state-space models (Kalman, RTS), particle filters, conditional
+  SMC, PaRIS and particle Gibbs;
+- ``cmb``, ``fisher``: CMB spectra (camb), noise, Gaussian and exact low-l likelihoods;
+  finite-difference Fisher forecasts;
+- ``evidence``: nested sampling (dynesty) with counted likelihood calls, surrogate switch;
+- ``moe``: Gaussian mixture of experts with softmax gates, Voronoi losses.
 """
 
 __version__ = "0.1.0"

@@ -46,3 +46,20 @@ def fit_power_law(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
     fit = _scipy_stats.linregress(np.log(x), np.log(y))
     return {"slope": float(fit.slope), "intercept": float(fit.intercept),
             "slope_se": float(fit.stderr), "r2": float(fit.rvalue ** 2)}
+
+
+def interval_coverage(lower: Sequence[float], upper: Sequence[float], truth) -> float:
+    """Fraction of intervals ``[lower_i, upper_i]`` that contain the truth.
+
+    lower, upper : (n,) interval ends (lower <= upper); truth : scalar or (n,) true values.
+    A calibrated 68% interval procedure gives a coverage near 0.68 over repeated data.
+    """
+    lo = np.asarray(lower, dtype=float).ravel()
+    hi = np.asarray(upper, dtype=float).ravel()
+    if lo.shape != hi.shape or lo.size == 0:
+        raise ValueError(f"interval_coverage: lower and upper must be non-empty and equal length, "
+                         f"got {lo.size} and {hi.size}")
+    if np.any(np.isnan(lo)) or np.any(np.isnan(hi)) or np.any(lo > hi):
+        raise ValueError("interval_coverage: need lower <= upper and no NaN")
+    t = np.broadcast_to(np.asarray(truth, dtype=float), lo.shape)
+    return float(np.mean((lo <= t) & (t <= hi)))

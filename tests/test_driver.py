@@ -118,3 +118,14 @@ def test_submitit_local_launcher(fixture_root):
     assert ledger(root, "fixture_pass")["config"]["n"] == 4
     assert list((root / "build" / "hydra").glob("*/.submitit"))
 
+
+
+@pytest.mark.parametrize("hex_name", ["123456789012" + "0" * 20, "1234e5678901" + "0" * 20])
+def test_batch_name_that_looks_like_a_number(fixture_root, monkeypatch, hex_name):
+    # a uuid whose first 12 hex digits read as an int or a float once broke Hydra's override parsing
+    import uuid
+
+    root = fixture_root("fixture_pass")
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(hex_name))
+    assert run("fixture_pass") == 0
+    assert ledger(root, "fixture_pass")["claims"][0]["verdict"] == "reproduced"

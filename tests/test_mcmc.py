@@ -126,3 +126,38 @@ def test_line_integral_validates(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         score_line_integral(**args)
+
+
+# --- emcee_sample -----------------------------------------------------------------------
+from shared.mcmc import emcee_sample  # noqa: E402
+
+
+def test_emcee_sample_recovers_a_gaussian_within_sampling_error():
+    cov_inv = np.linalg.inv(COV)
+
+    def log_prob(x):  # vectorised over walkers
+        r = x - MEAN
+        return -0.5 * np.einsum("ij,jk,ik->i", r, cov_inv, r)
+
+    samples, acc = emcee_sample(log_prob, n_walkers=32, n_steps=1500, seed=0, burn=300,
+                                center=[0.0, 0.0], scale=[1.0, 1.0], vectorize=True)
+    assert samples.shape == (1200 * 32, 2)
+    assert 0.4 < acc < 0.9
+    # autocorrelated samples: about 1200 * 32 / 30 effective draws -> sd of the mean ~ 0.01-0.02
+    np.testing.assert_allclose(samples.mean(axis=0), MEAN, atol=0.08)
+    np.testing.assert_allclose(np.cov(samples.T), COV, rtol=0.1, atol=0.05)
+    again, _ = emcee_sample(log_prob, n_walkers=32, n_steps=1500, seed=0, burn=300,
+                            center=[0.0, 0.0], scale=[1.0, 1.0], vectorize=True)
+    np.testing.assert_array_equal(samples, again)
+
+
+def test_emcee_sample_scalar_log_prob_and_validation():
+    samples, _ = emcee_sample(TARGET.logpdf, np.random.default_rng(1).normal(size=(8, 2)),
+                              n_walkers=8, n_steps=50, seed=np.random.default_rng(2))
+    assert samples.shape == (400, 2)
+    with pytest.raises(ValueError, match="n_walkers >= 2 d"):
+        emcee_sample(TARGET.logpdf, np.zeros((3, 2)), n_walkers=3, n_steps=10, seed=0)
+    with pytest.raises(ValueError, match="burn"):
+        emcee_sample(TARGET.logpdf, n_walkers=8, n_steps=10, seed=0, burn=10, center=[0, 0], scale=[1, 1])
+    with pytest.raises(ValueError, match="center and scale"):
+        emcee_sample(TARGET.logpdf, n_walkers=8, n_steps=10, seed=0)

@@ -52,3 +52,23 @@ def test_power_law_matches_linregress_and_is_usable_in_checks():
 def test_power_law_bad_input(x, y, match):
     with pytest.raises(ValueError, match=match):
         fit_power_law(x, y)
+
+
+# --- interval_coverage ------------------------------------------------------------------
+from shared.stats import interval_coverage  # noqa: E402
+
+
+def test_interval_coverage_counts_and_matches_nominal_level():
+    assert interval_coverage([0, 1, 2], [1, 2, 3], 1.5) == pytest.approx(1 / 3)
+    assert interval_coverage([0, 0], [1, 1], [1.0, 1.01]) == 0.5  # ends count as inside
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=20_000)  # +-1 sd intervals around N(0, 1) draws cover 0 with prob 0.6827
+    cov = interval_coverage(x - 1, x + 1, 0.0)
+    assert cov == pytest.approx(sps.norm.cdf(1) - sps.norm.cdf(-1), abs=0.01)
+
+
+def test_interval_coverage_validates():
+    with pytest.raises(ValueError):
+        interval_coverage([0, 1], [1], 0.5)
+    with pytest.raises(ValueError):
+        interval_coverage([2.0], [1.0], 1.5)
