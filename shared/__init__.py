@@ -7,6 +7,7 @@ Modules, each named for what it holds:
 - ``ledger``: the claims ledger, its JSON schema and the artefacts it writes;
 - ``plotting``: the suite's one plotting style;
 - ``densities``: closed-form log-densities and scores (Gaussian, Gaussian mixtures);
+- ``validation``: argument checks with one message format;
 - ``stats``: statistics that claim checks call (rank correlation, power-law fits, coverage);
 - ``clustering``, ``metrics``, ``nn``, ``mcmc``: models and tools shared by notebooks;
 - ``hmm``: forward-backward and Viterbi over any emission log-likelihood matrix;

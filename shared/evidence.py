@@ -16,24 +16,12 @@ used, so one seed gives one run on one machine.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive_float(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
+from .validation import positive_float, positive_int
 
 
 class CountingLikelihood:
@@ -81,7 +69,7 @@ class CountingLikelihood:
 
     def recent(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The last ``n`` stored pairs, ``(thetas (m, ndim), logls (m,))`` with ``m <= n``."""
-        n = _positive_int("n", n)
+        n = positive_int("n", n)
         return np.array(self._thetas[-n:], dtype=float), np.array(self._logls[-n:], dtype=float)
 
 
@@ -152,9 +140,9 @@ def run_nested(log_likelihood: Callable[[np.ndarray], float],
     import dynesty
     from dynesty.utils import resample_equal
 
-    ndim = _positive_int("ndim", ndim)
-    nlive = _positive_int("nlive", nlive)
-    dlogz = _positive_float("dlogz", dlogz)
+    ndim = positive_int("ndim", ndim)
+    nlive = positive_int("nlive", nlive)
+    dlogz = positive_float("dlogz", dlogz)
     if (seed is None) == (rng is None):
         raise ValueError("give exactly one of seed and rng")
     if rng is None:
@@ -235,15 +223,15 @@ class SurrogateSwitch:
             raise ValueError("give trigger_calls, trigger_dlogz or both")
         self.true = CountingLikelihood(log_likelihood, store=True)
         self.fit = fit
-        self.trigger_calls = None if trigger_calls is None else _positive_int("trigger_calls", trigger_calls)
-        self.trigger_dlogz = None if trigger_dlogz is None else _positive_float("trigger_dlogz", trigger_dlogz)
-        self.tolerance = _positive_float("tolerance", tolerance)
-        self.n_recent = _positive_int("n_recent", n_recent)
-        self.retry_calls = _positive_int("retry_calls", retry_calls)
-        self.max_tries = _positive_int("max_tries", max_tries)
-        self.check_every = None if check_every is None else _positive_int("check_every", check_every)
-        self.n_check = _positive_int("n_check", n_check)
-        self.check_factor = _positive_float("check_factor", check_factor)
+        self.trigger_calls = None if trigger_calls is None else positive_int("trigger_calls", trigger_calls)
+        self.trigger_dlogz = None if trigger_dlogz is None else positive_float("trigger_dlogz", trigger_dlogz)
+        self.tolerance = positive_float("tolerance", tolerance)
+        self.n_recent = positive_int("n_recent", n_recent)
+        self.retry_calls = positive_int("retry_calls", retry_calls)
+        self.max_tries = positive_int("max_tries", max_tries)
+        self.check_every = None if check_every is None else positive_int("check_every", check_every)
+        self.n_check = positive_int("n_check", n_check)
+        self.check_factor = positive_float("check_factor", check_factor)
         self.predictor: Callable[[np.ndarray], np.ndarray] | None = None
         self.n_surrogate = 0
         self.events: list[dict] = []       # one row per try / check, for the notebook's table

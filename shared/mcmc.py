@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from .validation import positive_int
+
 
 def _as_chains(x0) -> np.ndarray:
     x = np.asarray(x0, dtype=float)
@@ -91,8 +93,7 @@ def metropolis_hastings(x0, n_steps: int, proposal_sd: float, rng: np.random.Gen
     """
     if (log_density is None) == (log_ratio is None):
         raise ValueError("give exactly one of log_density and log_ratio")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    n_steps = positive_int("n_steps", n_steps)
     if isinstance(proposal_sd, bool) or not np.isfinite(proposal_sd) or proposal_sd <= 0:
         raise ValueError(f"proposal_sd must be a positive finite number, got {proposal_sd!r}")
     if not isinstance(rng, np.random.Generator):
@@ -150,9 +151,8 @@ def emcee_sample(log_prob: Callable[[np.ndarray], np.ndarray], x0=None, *, n_wal
     """
     import emcee
 
-    for name, v in (("n_walkers", n_walkers), ("n_steps", n_steps), ("thin", thin)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    n_walkers, n_steps, thin = (positive_int(k, v) for k, v in
+                                (("n_walkers", n_walkers), ("n_steps", n_steps), ("thin", thin)))
     if isinstance(burn, bool) or not isinstance(burn, (int, np.integer)) or not 0 <= burn < n_steps:
         raise ValueError(f"burn must be an integer in [0, n_steps), got {burn!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

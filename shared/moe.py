@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from .validation import positive_int
+
 __all__ = ["GATES", "MoEParams", "gate_logits", "gate_probs", "moe_log_likelihood", "moe_sample",
            "voronoi_cells", "voronoi_loss"]
 
@@ -142,8 +144,7 @@ def moe_sample(params: MoEParams, n: int, generator: torch.Generator | None = No
     device and dtype.
     """
     _check_params(params)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = positive_int("n", n)
     lo, hi = map(float, x_range)
     if not hi > lo:
         raise ValueError(f"x_range must be (low, high) with high > low, got {x_range}")

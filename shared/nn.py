@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .validation import positive_int, positive_float
+
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
     "tanh": nn.Tanh,
@@ -44,19 +46,6 @@ def _check_device(device) -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"unsupported device {device!r}; use 'cpu' or 'cuda'")
     return dev
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive_float(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 class MLP(nn.Module):
@@ -84,7 +73,7 @@ class MLP(nn.Module):
             sizes = None
         if sizes is None or len(sizes) < 2:
             raise ValueError(f"sizes must list at least an input and an output width, got {sizes!r}")
-        sizes = [_positive_int("every layer size", s) for s in sizes]
+        sizes = [positive_int("every layer size", s) for s in sizes]
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
         self.sizes = sizes
@@ -131,7 +120,7 @@ class SkipReconstruction(nn.Module):
     def __init__(self, f: nn.Module, scale: float):
         super().__init__()
         self.f = f
-        self.scale = _positive_float("scale", scale)
+        self.scale = positive_float("scale", scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.scale * self.f(x)
@@ -188,8 +177,8 @@ def _fit(model: nn.Module, data: torch.Tensor, loss_fn, *, steps: int, batch_siz
 def _prepare_training(data, sigma, steps, batch_size, lr, device, model, hidden, activation, seed,
                       residual):
     """Validated settings, data on the device, the network, and the seeded generator."""
-    sigma, steps = _positive_float("sigma", sigma), _positive_int("steps", steps)
-    batch_size, lr = _positive_int("batch_size", batch_size), _positive_float("lr", lr)
+    sigma, steps = positive_float("sigma", sigma), positive_int("steps", steps)
+    batch_size, lr = positive_int("batch_size", batch_size), positive_float("lr", lr)
     dev = _check_device(device)
     x = _as_data(data, dev)
     model = _build_model(model, x.shape[1], hidden, activation, seed, residual, sigma, dev)
@@ -333,7 +322,7 @@ def score_from_autoencoder(r: Callable[[torch.Tensor], torch.Tensor], x, sigma: 
     -------
     ndarray (n, d), float64
     """
-    sigma = _positive_float("sigma", sigma)
+    sigma = positive_float("sigma", sigma)
     dev = next(r.parameters()).device if isinstance(r, nn.Module) else torch.device("cpu")
     xt = _as_data(x, dev)
     with torch.no_grad():
