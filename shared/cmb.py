@@ -1,5 +1,6 @@
-"""CMB power spectra and their likelihoods: camb spectra, instrument noise, Gaussian
-(high-l) and exact full-sky (low-l) likelihoods of spectrum estimates.
+"""CMB power spectra and their likelihoods: camb spectra, instrument noise, the Knox
+covariance of binned high-l spectra (whose Gaussian likelihood is
+``shared.densities.gaussian_logpdf``) and exact full-sky (low-l) likelihoods.
 
 Conventions: ``C_l`` in muK^2 (not ``D_l``), arrays indexed by multipole ``l`` from 0
 unless an ``ell`` array is passed; spectra are ordered ``TT, EE, BB, TE`` as camb returns
@@ -11,7 +12,6 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy import linalg as _linalg
 from scipy.special import gammaln, multigammaln
 
 #: Order of the six base-LambdaCDM parameters taken by :func:`camb_spectra`.
@@ -155,31 +155,6 @@ def binning_matrix(ell, edges) -> np.ndarray:
     if np.any(counts == 0):
         raise ValueError("binning_matrix: a bin holds no multipole of ell")
     return P / counts
-
-
-def gaussian_loglik(data, model, cov=None, *, cho=None) -> np.ndarray | float:
-    """Gaussian log-likelihood of binned spectra, ``-0.5 r^T Sigma^{-1} r - 0.5 ln|2 pi Sigma|``.
-
-    data : (n,); model : (n,) or (m, n) for m models at once; cov : (n, n) fixed covariance,
-    or ``cho`` = ``scipy.linalg.cho_factor(cov)`` precomputed (for samplers).
-    Returns a float, or ndarray (m,).
-    """
-    data = np.asarray(data, dtype=float)
-    model = np.asarray(model, dtype=float)
-    if data.ndim != 1 or model.shape[-1] != data.size or model.ndim > 2:
-        raise ValueError(f"gaussian_loglik: data (n,) and model (n,) or (m, n), got {data.shape}, {model.shape}")
-    if cho is None:
-        if cov is None:
-            raise ValueError("gaussian_loglik: give cov or cho")
-        cov = np.asarray(cov, dtype=float)
-        if cov.shape != (data.size, data.size):
-            raise ValueError(f"gaussian_loglik: cov must be {(data.size, data.size)}, got {cov.shape}")
-        cho = _linalg.cho_factor(cov, lower=True)
-    resid = np.atleast_2d(data - model)  # (m, n)
-    white = _linalg.solve_triangular(cho[0], resid.T, lower=cho[1])  # L^{-1} r
-    logdet = 2.0 * np.sum(np.log(np.abs(np.diag(cho[0]))))
-    out = -0.5 * np.sum(white ** 2, axis=0) - 0.5 * (logdet + data.size * np.log(2 * np.pi))
-    return out if model.ndim == 2 else float(out[0])
 
 
 def _dof(ell, fsky):

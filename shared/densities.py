@@ -6,6 +6,7 @@ return one value per point. Tested against ``scipy.stats``.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
 LOG_2PI = np.log(2.0 * np.pi)
@@ -20,7 +21,7 @@ def _as_points(x, d: int) -> np.ndarray:
     return x
 
 
-def gaussian_logpdf(x, mean, cov) -> np.ndarray:
+def gaussian_logpdf(x, mean, cov=None, *, chol=None) -> np.ndarray:
     """log N(x; mean, cov) for each row of ``x``.
 
     Parameters
@@ -28,6 +29,8 @@ def gaussian_logpdf(x, mean, cov) -> np.ndarray:
     x : array (n, d), or (n,) when d == 1
     mean : array (d,)
     cov : array (d, d), symmetric positive definite
+    chol : array (d, d), instead of ``cov``: its lower Cholesky factor L (cov = L L^T),
+        computed once by the caller when one covariance serves many calls (a sampler)
 
     Returns
     -------
@@ -35,15 +38,23 @@ def gaussian_logpdf(x, mean, cov) -> np.ndarray:
     """
     mean = np.atleast_1d(np.asarray(mean, dtype=float))
     d = mean.shape[0]
-    cov = np.asarray(cov, dtype=float).reshape(d, d)
+    if (cov is None) == (chol is None):
+        raise ValueError("give exactly one of cov and chol")
     x = _as_points(x, d)
-    if not np.allclose(cov, cov.T):
-        raise ValueError("cov must be symmetric positive definite")
-    try:
-        chol = np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        raise ValueError("cov must be symmetric positive definite") from None
-    z = np.linalg.solve(chol, (x - mean).T)  # (d, n) whitened residuals
+    if chol is None:
+        cov = np.asarray(cov, dtype=float).reshape(d, d)
+        if not np.allclose(cov, cov.T):
+            raise ValueError("cov must be symmetric positive definite")
+        try:
+            chol = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            raise ValueError("cov must be symmetric positive definite") from None
+        z = np.linalg.solve(chol, (x - mean).T)  # (d, n) whitened residuals
+    else:
+        chol = np.asarray(chol, dtype=float)
+        if chol.shape != (d, d) or np.any(np.triu(chol, 1)) or np.any(np.diag(chol) <= 0):
+            raise ValueError(f"chol must be a ({d}, {d}) lower-triangular Cholesky factor with a positive diagonal")
+        z = solve_triangular(chol, (x - mean).T, lower=True)
     logdet = 2.0 * np.log(np.diag(chol)).sum()
     return -0.5 * (d * LOG_2PI + logdet + (z * z).sum(axis=0))
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from shared.cmb import (LCDM_PARAMS, bin_edges, binning_matrix, camb_spectra, exact_lowl_loglik,
-                        gaussian_loglik, knox_covariance, noise_spectrum, simulate_lowl_spectra,
+                        knox_covariance, noise_spectrum, simulate_lowl_spectra,
                         wishart_lowl_loglik)
 
 FID = dict(ombh2=0.02236, omch2=0.1202, theta100=1.04090, tau=0.0544, lnAs=3.045, ns=0.9649)
@@ -63,18 +63,6 @@ def test_binning_averages_and_last_bin():
     P = binning_matrix(ell, edges)
     np.testing.assert_allclose(P @ ell.astype(float), [44.5, 74.5, 92.5])
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
-
-
-def test_gaussian_loglik_matches_scipy():
-    rng = np.random.default_rng(1)
-    A = rng.normal(size=(6, 6))
-    cov = A @ A.T + 6 * np.eye(6)
-    data, models = rng.normal(size=6), rng.normal(size=(4, 6))
-    ref = stats.multivariate_normal(np.zeros(6), cov)
-    np.testing.assert_allclose(gaussian_loglik(data, models, cov), ref.logpdf(data - models))
-    assert gaussian_loglik(data, models[0], cov) == pytest.approx(ref.logpdf(data - models[0]))
-    with pytest.raises(ValueError):
-        gaussian_loglik(data, models, np.eye(5))
 
 
 @given(st.floats(0.2, 5.0), st.floats(0.2, 5.0), st.integers(2, 40), st.sampled_from([1.0, 0.5, 0.37]))

@@ -23,6 +23,18 @@ def test_gaussian_logpdf_matches_scipy(d):
     x = rng.standard_normal((50, d))
     ref = stats.multivariate_normal(mean, cov).logpdf(x)
     np.testing.assert_allclose(gaussian_logpdf(x, mean, cov), np.atleast_1d(ref), rtol=1e-10)
+    # a precomputed Cholesky factor gives the same values
+    np.testing.assert_allclose(gaussian_logpdf(x, mean, chol=np.linalg.cholesky(cov)), np.atleast_1d(ref), rtol=1e-10)
+
+
+def test_gaussian_logpdf_wants_one_covariance_and_a_real_cholesky_factor():
+    cov = np.array([[2.0, 0.5], [0.5, 1.0]])
+    with pytest.raises(ValueError, match="exactly one of cov and chol"):
+        gaussian_logpdf(np.zeros((3, 2)), np.zeros(2))
+    with pytest.raises(ValueError, match="exactly one of cov and chol"):
+        gaussian_logpdf(np.zeros((3, 2)), np.zeros(2), cov, chol=np.linalg.cholesky(cov))
+    with pytest.raises(ValueError, match="lower-triangular"):
+        gaussian_logpdf(np.zeros((3, 2)), np.zeros(2), chol=np.linalg.cholesky(cov).T)
 
 
 def test_mixture_logpdf_matches_scipy_and_integrates_to_one():
