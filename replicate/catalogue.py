@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,15 +56,46 @@ def _notebook_source_digest(path: Path) -> str:
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
 
 
+# Imports of shared modules, in a notebook cell or inside shared itself.
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(?:shared\.|\.)(\w+)[ \t]+import"
+                     r"|from[ \t]+(?:shared|\.)[ \t]+import[ \t]+(?:\(([^)]*)\)|([\w ,\t]+))"
+                     r"|import[ \t]+shared\.(\w+))", re.MULTILINE)
+# Every run goes through these (and what they import), whatever the notebook names.
+_SPINE = ("__init__", "repro", "config", "ledger")
+
+
+def _imported_modules(source: str, shared_dir: Path) -> set[str]:
+    names = set()
+    for mod, grouped, listed, plain in _IMPORT.findall(source):
+        if mod or plain:
+            names.add(mod or plain)
+        else:  # ``from shared import a, b`` names modules or package attributes
+            names.update(n.strip().split(" ")[0] for n in (grouped or listed).split(","))
+    return {n for n in names if (shared_dir / f"{n}.py").exists()}
+
+
+def shared_dependencies(notebook: Path) -> list[Path]:
+    """The ``shared`` files a notebook's result depends on: the modules its code cells import,
+    the modules those import in turn, the spine every run uses, and the ledger schema."""
+    shared_dir = Path(shared_config.__file__).parent
+    nb = json.loads(notebook.read_text())
+    code = "\n".join("".join(c.get("source", "")) for c in nb.get("cells", []) if c.get("cell_type") == "code")
+    todo = _imported_modules(code, shared_dir) | set(_SPINE)
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        todo |= _imported_modules((shared_dir / f"{name}.py").read_text(), shared_dir) - seen
+    return [shared_dir / f"{n}.py" for n in sorted(seen)] + sorted(shared_dir.rglob("*.json"))
+
+
 def cache_key(paper: Paper, profile: str, seed: int, overrides: dict) -> str:
     """Hash of everything a run's result depends on: notebook sources, the paper's
-    config files, the ``shared`` sources, and the run's parameters."""
+    config files, the ``shared`` sources it imports, and the run's parameters."""
     h = hashlib.sha256()
     h.update(_notebook_source_digest(paper.notebook).encode())
     conf = shared_config.config_dir() / paper.slug
-    shared_dir = Path(shared_config.__file__).parent
-    files = sorted(conf.glob("*.yaml")) + sorted(shared_dir.rglob("*.py")) + sorted(shared_dir.rglob("*.json"))
-    for f in files:
+    for f in sorted(conf.glob("*.yaml")) + shared_dependencies(paper.notebook):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     h.update(json.dumps({"profile": profile, "seed": seed, "overrides": overrides}, sort_keys=True).encode())
