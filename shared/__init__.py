@@ -16,7 +16,11 @@ Modules, each named for what it holds:
 - ``cmb``, ``fisher``: CMB spectra (camb), noise, Gaussian and exact low-l likelihoods;
   finite-difference Fisher forecasts;
 - ``evidence``: nested sampling (dynesty) with counted likelihood calls, surrogate switch;
-- ``moe``: Gaussian mixture of experts with softmax gates, Voronoi losses.
+- ``moe``: Gaussian mixture of experts with softmax gates, Voronoi losses;
+- ``lm``: a tiny causal transformer, token / sequence log-likelihoods, sampling, MLE training;
+- ``preference``: preference losses (DPO, IPO, SLiC, ORPO, ASFT, PRO, SPPO), the KL-regularised
+  optimal policy, RSO's rejection sampler, exact win rates, Nash solutions of preference games;
+- ``languages``: synthetic languages with known likelihoods and rewards.
 """
 
 __version__ = "0.1.0"

@@ -26,18 +26,29 @@ import numpy as np
 import pandas as pd
 
 from .repro import environment_info
-from .stats import fit_power_law, spearman
+from .stats import fit_power_law, spearman, tv_distance
 
 VERDICTS = ("reproduced", "not_reproduced", "inconclusive")
 KINDS = ("ordering", "value_within", "trend", "qualitative")
 SCHEMA_VERSION = 1
+
+
+def _frac(mask) -> float:
+    """Share of True entries of a boolean sequence (``frac(x < 0) >= 0.2`` in a check)."""
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.size == 0:
+        raise ValueError("frac needs a non-empty boolean array")
+    return float(mask.mean())
+
+
 # Names a check expression may use besides the numbers it is given.
 # What a card's check expression may call: plain reductions, NumPy, and the statistics
 # that several cards name (shared.stats).
 _CHECK_BUILTINS = {"abs": abs, "min": min, "max": max, "all": all, "any": any, "len": len,
                    "sum": sum, "round": round, "zip": zip, "range": range, "list": list,
                    "sorted": sorted, "mean": np.mean, "np": np, "True": True, "False": False,
-                   "spearman": spearman, "fit_power_law": fit_power_law}
+                   "spearman": spearman, "fit_power_law": fit_power_law,
+                   "tv_distance": tv_distance, "frac": _frac}
 
 
 class LedgerError(ValueError):

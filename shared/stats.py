@@ -63,3 +63,15 @@ def interval_coverage(lower: Sequence[float], upper: Sequence[float], truth) -> 
         raise ValueError("interval_coverage: need lower <= upper and no NaN")
     t = np.broadcast_to(np.asarray(truth, dtype=float), lo.shape)
     return float(np.mean((lo <= t) & (t <= hi)))
+
+
+def tv_distance(p: Sequence[float], q: Sequence[float]) -> float:
+    """Total-variation distance ``0.5 * sum |p - q|`` of two probability vectors (or histograms,
+    normalised here) of equal length."""
+    p = np.asarray(p, dtype=float).ravel()
+    q = np.asarray(q, dtype=float).ravel()
+    if p.shape != q.shape or p.size == 0:
+        raise ValueError(f"tv_distance: p and q must be non-empty and of equal length, got {p.size} and {q.size}")
+    if p.min() < 0 or q.min() < 0 or p.sum() <= 0 or q.sum() <= 0:
+        raise ValueError("tv_distance: p and q must be non-negative with a positive total")
+    return float(0.5 * np.abs(p / p.sum() - q / q.sum()).sum())

@@ -19,3 +19,11 @@ def positive_float(name: str, value) -> float:
             or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
+
+
+def non_negative_float(name: str, value) -> float:
+    """``value`` as a float, or ValueError naming ``name`` unless it is finite and >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+    return float(value)

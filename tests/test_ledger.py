@@ -38,6 +38,12 @@ def make(profile="quick"):
     ("all(sig[k] < 1 for k in keys)", {"sig": {"a": 0.5, "b": 0.9}, "keys": ("a", "b")}, "reproduced"),
     ("all(sig[k] < 1 for k in keys)", {"sig": {"a": 0.5, "b": 1.1}, "keys": ("a", "b")}, "not_reproduced"),
     ("max([v[g] for g in ('p', 'q')]) < 0.02", {"v": {"p": 0.01, "q": 0.015}}, "reproduced"),
+    # frac and tv_distance, as the preference cards write them
+    ("frac(d < 0) >= 0.5", {"d": np.array([-1.0, 2.0, -0.5])}, "reproduced"),
+    ("frac(d < 0) >= 0.5", {"d": np.array([-1.0, 2.0, 0.5])}, "not_reproduced"),
+    ("frac(d) > 0", {"d": np.array([])}, "inconclusive"),
+    ("tv_distance(h, p) < 0.1", {"h": [48, 52], "p": [0.5, 0.5]}, "reproduced"),
+    ("tv_distance(h, p) < 0.1", {"h": [80, 20], "p": [0.5, 0.5]}, "not_reproduced"),
 ])
 def test_verdict_is_computed_by_the_check(check, ours, verdict):
     assert evaluate_check(check, ours)[0] == verdict

@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 from scipy import stats as sps
 
 from shared.ledger import evaluate_check
-from shared.stats import fit_power_law, spearman
+from shared.stats import fit_power_law, spearman, tv_distance
 
 
 def test_spearman_matches_scipy():
@@ -72,3 +72,13 @@ def test_interval_coverage_validates():
         interval_coverage([0, 1], [1], 0.5)
     with pytest.raises(ValueError):
         interval_coverage([2.0], [1.0], 1.5)
+
+
+@pytest.mark.parametrize("p, q", [([1, 0], [0.5]), ([], []), ([-1, 2], [0.5, 0.5]), ([0, 0], [1, 0])])
+def test_tv_distance_rejects_bad_input(p, q):
+    with pytest.raises(ValueError, match="tv_distance"):
+        tv_distance(p, q)
+
+
+def test_tv_distance_normalises_histograms():
+    assert tv_distance([30, 10], [0.5, 0.5]) == pytest.approx(0.25)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from shared.validation import positive_float, positive_int
+from shared.validation import non_negative_float, positive_float, positive_int
 
 
 @pytest.mark.parametrize("value", [1, 7, np.int64(3)])
@@ -24,3 +24,14 @@ def test_positive_float_accepts(value):
 def test_positive_float_rejects_with_the_name(value):
     with pytest.raises(ValueError, match=r"^tol must be a positive finite number, got "):
         positive_float("tol", value)
+
+
+@pytest.mark.parametrize("value", [0, 0.0, 2.5])
+def test_non_negative_float_accepts_zero(value):
+    assert non_negative_float("lam", value) == float(value)
+
+
+@pytest.mark.parametrize("value", [-1e-9, float("nan"), True, None])
+def test_non_negative_float_rejects_with_the_name(value):
+    with pytest.raises(ValueError, match=r"^lam must be a non-negative finite number, got "):
+        non_negative_float("lam", value)
