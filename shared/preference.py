@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy.optimize import linprog
-from scipy.special import expit, log_softmax, softmax
+from scipy.special import expit, softmax
 from torch import nn
 from torch.nn import functional as F
 
