@@ -1,11 +1,17 @@
-"""Fixtures: a throw-away project root with small fixture papers for the driver tests."""
+"""Fixtures: a throw-away project root with small fixture papers for the driver tests; and one
+hypothesis profile for the whole suite."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import settings
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+# Property tests draw the same examples on every run, so a red CI can be rerun and seen again.
+settings.register_profile("repeatable", derandomize=True)
+settings.load_profile("repeatable")
 
 PARAMETERS = 'profile = "quick"\nseed = 0\ndevice = "auto"\noutput_dir = None\noverrides = {}'
 
