@@ -18,7 +18,7 @@ import math
 import numpy as np
 import torch
 
-from .validation import non_negative_float, positive_float, positive_int
+from .validation import positive_float, positive_int
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -147,20 +147,6 @@ class GaussianMixture:
         logc, scores, is_numpy, dtype = self._components(x, alpha, sigma)
         resp = torch.softmax(logc, dim=1)
         return self._out((resp[..., None] * scores).sum(1), is_numpy, dtype)
-
-    def logpdf_and_score(self, x, alpha=1.0, sigma=0.0):
-        """``(logpdf, score)`` of ``alpha X + sigma Z`` from one pass (a sampler that tracks both)."""
-        logc, scores, is_numpy, dtype = self._components(x, alpha, sigma)
-        resp = torch.softmax(logc, dim=1)
-        return (self._out(torch.logsumexp(logc, dim=1), is_numpy, dtype),
-                self._out((resp[..., None] * scores).sum(1), is_numpy, dtype))
-
-    def noised(self, alpha: float, sigma: float) -> "GaussianMixture":
-        """The mixture law of ``alpha X + sigma Z`` (scalar coefficients)."""
-        alpha = float(alpha)
-        sigma = non_negative_float("sigma", sigma)
-        return GaussianMixture(self.weights, alpha * self.means,
-                               alpha ** 2 * self.covs + sigma ** 2 * np.eye(self.dim))
 
     def shifted(self, delta) -> "GaussianMixture":
         """The mixture translated by ``delta`` (d,)."""
