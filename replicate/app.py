@@ -15,9 +15,21 @@ from .catalogue import papers
 from .runner import RunResult, run_paper
 
 
+def _dotted(tree: dict, prefix: str = "") -> dict:
+    """``{"opt": {"steps": 3}}`` -> ``{"opt.steps": 3}``: Hydra nests a size given as ``opt.steps=3``,
+    while a paper's config takes dotted keys."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def job(cfg: DictConfig) -> str:
     root = Path(cfg.root)
-    sizes = OmegaConf.to_container(cfg.sizes, resolve=True).get(cfg.paper, {})
+    sizes = _dotted(OmegaConf.to_container(cfg.sizes, resolve=True).get(cfg.paper, {}))
     timeout = cfg.timeout_s or cfg.default_timeout_s[cfg.profile]
     print(f"[{cfg.paper}] {cfg.profile} profile: running", flush=True)
     try:

@@ -44,16 +44,33 @@ def mmd_rbf(x, y, bandwidths: Sequence[float] = (0.1, 0.5, 1.0)) -> float:
     return max(float(total / len(hs)), 0.0)
 
 
-def w2_distance(x, y) -> float:
-    """Exact 2-Wasserstein distance between the empirical measures of ``x`` (n, d) and ``y`` (m, d)
-    (uniform weights; POT's network-simplex solver on the squared Euclidean cost)."""
+def wasserstein_distance(x, y, p: int = 2) -> float:
+    """Exact p-Wasserstein distance between the empirical measures of ``x`` (n, d) and ``y`` (m, d)
+    (uniform weights; POT's network-simplex solver on the cost ``|u - v|^p``)."""
     import ot  # POT pulls in much at import time: load it only where it is used
 
     x = _points(x, "x")
     y = _points(y, "y", x.shape[1])
-    cost = ot.dist(x, y, metric="sqeuclidean")
+    p = positive_int("p", p)
+    cost = cdist(x, y) ** p
     a, b = np.full(len(x), 1.0 / len(x)), np.full(len(y), 1.0 / len(y))
-    return float(np.sqrt(max(ot.emd2(a, b, cost, numItermax=10_000_000), 0.0)))
+    return float(max(ot.emd2(a, b, cost, numItermax=10_000_000), 0.0) ** (1.0 / p))
+
+
+def w2_distance(x, y) -> float:
+    """Exact 2-Wasserstein distance between two empirical measures (:func:`wasserstein_distance` with p = 2)."""
+    return wasserstein_distance(x, y, 2)
+
+
+def sliced_wasserstein(x, y, *, n_projections: int = 200, p: int = 1, seed: int = 0) -> float:
+    """Sliced p-Wasserstein distance: the p-th root of the mean over ``n_projections`` random unit
+    directions of the 1-D W_p^p between the projected samples (POT ``sliced_wasserstein_distance``)."""
+    import ot
+
+    x = _points(x, "x")
+    y = _points(y, "y", x.shape[1])
+    return float(ot.sliced_wasserstein_distance(x, y, n_projections=positive_int("n_projections", n_projections),
+                                                p=positive_int("p", p), seed=int(seed)))
 
 
 def mode_coverage(x, means, *, radius: float, min_frac: float = 0.01) -> dict:

@@ -53,7 +53,7 @@ def write_fixture_paper(root: Path, slug: str, body: str) -> None:
     (conf / "meta.yaml").write_text(
         f"slug: {slug}\ntitle: Fixture paper {slug}\nauthors: null\nvenue: null\narxiv: null\n"
         "official_code: null\nfidelity: A\ndeviations: [a fixture, not a paper]\n")
-    (conf / "quick.yaml").write_text("n: 10\nwidth: 0.5\nsizes: [1, 2]\n")
+    (conf / "quick.yaml").write_text("n: 10\nwidth: 0.5\nsizes: [1, 2]\nopt:\n  steps: 3\n")
     (conf / "full.yaml").write_text("defaults: [quick, _self_]\nn: 100\n")
     (conf / "paper.yaml").write_text("defaults: [full, _self_]\nn: 1000\n")
 

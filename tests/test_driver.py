@@ -71,6 +71,14 @@ def test_profiles_write_beside_each_other(fixture_root):
     assert row["quick_s"] > 0 and row["full_s"] > 0
 
 
+def test_a_nested_size_reaches_the_notebook(fixture_root):
+    root = fixture_root("fixture_pass")
+    assert run("fixture_pass", "opt.steps=4") == 0
+    assert ledger(root, "fixture_pass")["config"]["opt"]["steps"] == 4
+    assert run("fixture_pass", "profile=full", "fixture_pass.opt.steps=5") == 0
+    assert ledger(root, "fixture_pass", "full")["config"]["opt"]["steps"] == 5
+
+
 def test_same_notebook_twice_gives_same_ledger(fixture_root):
     root = fixture_root("fixture_pass")
     docs = []

@@ -87,3 +87,25 @@ def test_frechet_distance_closed_form_for_gaussians():
         frechet_distance(a[:1], b[:5])
     with pytest.raises(ValueError, match="non-finite"):
         mmd_rbf(np.array([[np.nan, 0.0]]), a[:3])
+# to append to tests/test_sample_metrics.py (imports: wasserstein_distance, sliced_wasserstein)
+import numpy as np
+import pytest
+from scipy import stats
+
+from shared.sample_metrics import sliced_wasserstein, w2_distance, wasserstein_distance
+
+
+def test_w1_matches_scipy_in_one_dimension():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=300), rng.exponential(size=200)
+    assert wasserstein_distance(a[:, None], b[:, None], 1) == pytest.approx(stats.wasserstein_distance(a, b))
+    assert w2_distance(a[:, None], b[:, None]) == pytest.approx(wasserstein_distance(a[:, None], b[:, None], 2))
+
+
+def test_sliced_equals_w1_in_one_dimension_and_is_zero_on_equal_samples():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(400, 1)), rng.normal(1.0, 1.0, size=(400, 1))
+    assert sliced_wasserstein(a, b, n_projections=10) == pytest.approx(stats.wasserstein_distance(a[:, 0], b[:, 0]))
+    x = rng.normal(size=(100, 3))
+    assert sliced_wasserstein(x, x) == pytest.approx(0.0, abs=1e-12)
+    assert sliced_wasserstein(x, x + 1.0) > 0.5
