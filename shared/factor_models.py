@@ -56,22 +56,36 @@ def random_factor_model(d: int, r: int, rng: np.random.Generator, *, loading_var
 
 def factor_analysis_mle(X, r: int, *, n_iter: int = 200, tol: float = 1e-6, min_noise: float = 1e-6,
                         seed: int = 0) -> tuple[FactorModel, list[float]]:
-    """Maximum-likelihood factor analysis by EM (Rubin & Thayer 1982).
-
-    Starts from the top-r principal directions (scaled), iterates E-step (posterior moments of z) and
-    M-step (B, psi in closed form) until the mean log-likelihood gains less than ``tol``. Returns the
-    fitted model and the mean log-likelihood after every iteration (non-decreasing: an EM property).
-    """
+    """Maximum-likelihood factor analysis of the rows of X (n, d) by EM (Rubin & Thayer 1982); see
+    :func:`factor_analysis_from_moments`, which it calls with the sample mean and (1/n) covariance."""
     X = np.asarray(X, float)
     if X.ndim != 2:
         raise ValueError(f"X must be (n, d), got shape {X.shape}")
-    n, d = X.shape
+    mu = X.mean(0)
+    Xc = X - mu
+    return factor_analysis_from_moments(mu, Xc.T @ Xc / len(X), r, n_iter=n_iter, tol=tol, min_noise=min_noise,
+                                        seed=seed)
+
+
+def factor_analysis_from_moments(mean, cov, r: int, *, n_iter: int = 200, tol: float = 1e-6,
+                                 min_noise: float = 1e-6, seed: int = 0) -> tuple[FactorModel, list[float]]:
+    """Maximum-likelihood factor analysis by EM from the data's sufficient statistics: the sample mean
+    (d,) and the (1/n) sample covariance S (d, d). The Gaussian likelihood sees the data only through
+    them, so the fit costs nothing more as n grows.
+
+    Starts from the top-r principal directions (scaled), iterates E-step (posterior moments of z) and
+    M-step (B, psi in closed form) until the mean log-likelihood
+    ``-1/2 (d log 2 pi + log|C| + tr(C^-1 S))`` gains less than ``tol``. Returns the fitted model and
+    the mean log-likelihood after every iteration (non-decreasing: an EM property).
+    """
+    mu = np.asarray(mean, float)
+    S = np.asarray(cov, float)
+    d = len(mu)
+    if mu.ndim != 1 or S.shape != (d, d):
+        raise ValueError(f"mean must be (d,) and cov (d, d), got shapes {mu.shape} and {S.shape}")
     r = positive_int("r", r)
     if r >= d:
         raise ValueError(f"r must be smaller than d = {d}, got {r}")
-    mu = X.mean(0)
-    Xc = X - mu
-    S = Xc.T @ Xc / n
     evals, evecs = np.linalg.eigh(S)
     jitter = np.random.default_rng(seed).normal(0, 1e-3, (d, r))
     B = evecs[:, ::-1][:, :r] * np.sqrt(np.maximum(evals[::-1][:r], 1e-6)) + jitter
@@ -86,7 +100,9 @@ def factor_analysis_mle(X, r: int, *, n_iter: int = 200, tol: float = 1e-6, min_
         B = np.linalg.solve(Ezz, SB.T).T
         psi = np.maximum(np.diag(S) - (B * SB).sum(1), min_noise)
         model = FactorModel(B, psi, mu)
-        history.append(float(model.loglik(X).mean()))
+        C = model.covariance
+        history.append(float(-0.5 * (d * np.log(2 * np.pi) + np.linalg.slogdet(C)[1]
+                                     + np.trace(np.linalg.solve(C, S)))))
         if len(history) > 1 and history[-1] - history[-2] < tol:
             break
     return model, history

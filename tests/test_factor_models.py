@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.decomposition import FactorAnalysis
 
-from shared.factor_models import FactorModel, factor_analysis_mle, random_factor_model
+from shared.factor_models import FactorModel, factor_analysis_from_moments, factor_analysis_mle, random_factor_model
 
 
 def test_em_reaches_sklearns_maximum_likelihood_and_never_decreases():
@@ -34,3 +34,15 @@ def test_random_factor_model_scales_loadings_with_dimension_and_validates():
     assert (big.loading ** 2).sum(0) == pytest.approx([3.0] * 3, rel=0.1)
     with pytest.raises(ValueError, match="r must be smaller"):
         factor_analysis_mle(np.zeros((10, 3)), 3)
+
+
+def test_moments_fit_equals_the_data_fit_and_its_trace_is_the_data_log_likelihood():
+    rng = np.random.default_rng(3)
+    X, _ = random_factor_model(10, 2, rng).sample(400, rng)
+    model, hist = factor_analysis_mle(X, 2, n_iter=50)
+    same, hist2 = factor_analysis_from_moments(X.mean(0), np.cov(X.T, bias=True), 2, n_iter=50)
+    np.testing.assert_allclose(same.covariance, model.covariance, atol=1e-10)
+    np.testing.assert_allclose(hist2, hist, atol=1e-10)
+    assert hist[-1] == pytest.approx(model.loglik(X).mean(), abs=1e-9)
+    with pytest.raises(ValueError, match="cov"):
+        factor_analysis_from_moments(np.zeros(3), np.eye(4), 1)
